@@ -1,0 +1,8 @@
+"""lamina.collab: the collab domain plugin. Import the public surface from `lamina.collab.all`."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("lamina-collab")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"

@@ -1,0 +1,1 @@
+"""Low-level helpers that the rest of the kernel builds on."""
