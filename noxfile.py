@@ -41,7 +41,8 @@ def _shared_torch_site(session: nox.Session) -> str:
     if not (marker.exists() and marker.read_text() == TORCH):
         session.log(f"installing {TORCH} once into {SHARED_ENV}")
         session.run(sys.executable, "-m", "venv", "--clear", str(SHARED_ENV), external=True)
-        session.run(str(_bin(SHARED_ENV, "python")), "-m", "pip", "install", "-q", TORCH, "numpy", external=True)
+        python = str(_bin(SHARED_ENV, "python"))
+        session.run(python, "-m", "pip", "install", "-q", TORCH, "numpy", external=True)
         marker.write_text(TORCH)
     return _purelib(_bin(SHARED_ENV, "python"))
 
@@ -63,6 +64,16 @@ def _install(session: nox.Session, *names: str, extras: str = "test") -> None:
     session.install(*specs)
 
 
+def _assert_not_importable(session: nox.Session, domains: tuple[str, ...] | list[str]) -> None:
+    """Each package must work with the kernel alone: the named domains are not importable here."""
+    code = (
+        "import importlib.util as u, sys; "
+        f"found = [d for d in {list(domains)!r} if u.find_spec('lamina.' + d)]; "
+        "sys.exit(f'unexpected domain packages installed: {found}' if found else 0)"
+    )
+    session.run("python", "-c", code)
+
+
 def _pytest(session: nox.Session, *paths: str) -> None:
     session.run("python", "-m", "pytest", *paths, *session.posargs)
 
@@ -71,8 +82,7 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 def core(session: nox.Session) -> None:
     """The kernel alone: no domain package installed."""
     _install(session)
-    session.run("python", "-c", "import importlib.util as u, sys; "
-                "sys.exit(any(u.find_spec('lamina.' + d) for d in %r))" % (DOMAINS,))
+    _assert_not_importable(session, DOMAINS)
     _pytest(session, "packages/core/tests")
 
 
@@ -80,10 +90,7 @@ def _domain_session(name: str):
     def run(session: nox.Session) -> None:
         _install(session, name)
         others = [d for d in DOMAINS if d != name and d not in NEEDS[name]]
-        # Each domain must work with the kernel alone: the other domains are not importable here.
-        session.run("python", "-c", "import importlib.util as u, sys; "
-                    "found=[d for d in %r if u.find_spec('lamina.' + d)]; "
-                    "sys.exit('unexpected domain packages installed: %%s' %% found if found else 0)" % (others,))
+        _assert_not_importable(session, others)
         _pytest(session, f"packages/{name}/tests")
 
     run.__doc__ = f"lamina-{name} against the kernel, with no other domain installed."

@@ -6,7 +6,8 @@ import functools
 import inspect
 import types
 import typing
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 __all__ = ["delegates", "patch", "patch_to", "funcs_kwargs"]
 
