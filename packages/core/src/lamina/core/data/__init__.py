@@ -1,0 +1,1 @@
+"""The data layer: `DataLoader` with its replaceable hooks, collation, and the `DataLoaders` container."""
