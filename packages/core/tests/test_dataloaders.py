@@ -110,3 +110,15 @@ def test_repr_is_readable():
     text = repr(DataLoaders(DataLoader(list(range(4)), bs=2), TorchDataLoader(list(range(3)), batch_size=3)))
     assert text.startswith("DataLoaders(train=DataLoader(dataset=list[4], bs=2")
     assert "valid=torch DataLoader(dataset=list[3], batch_size=3)" in text and "device=None" in text
+
+
+def test_one_batch_and_show_batch_shortcuts_use_the_training_loader():
+    from lamina.core.data.datasets import Datasets
+
+    splits = [list(range(16)), [16, 17]]
+    dsets = Datasets(list(range(20)), tfms=[[lambda x: x * 2], [lambda x: x % 2]], splits=splits)
+    dls = dsets.dataloaders(bs=4, shuffle_train=False)
+    xb, yb = dls.one_batch()
+    assert xb.tolist() == [0, 2, 4, 6] and yb.tolist() == [0, 1, 0, 1]
+    shown = dls.show_batch(max_n=2, show=False)
+    assert shown is not None

@@ -140,6 +140,14 @@ class DataLoaders:
         """The validation loader (`self[1]`)."""
         return self._loader(1, "validation")
 
+    def one_batch(self) -> Any:
+        """A batch of the training loader (`dls.train.one_batch()`)."""
+        return self.train.one_batch()
+
+    def show_batch(self, b: Any = None, max_n: int = 9, ctxs: Any = None, show: bool = True, **kwargs) -> Any:
+        """Show a batch of the training loader (`dls.train.show_batch(...)`)."""
+        return self.train.show_batch(b=b, max_n=max_n, ctxs=ctxs, show=show, **kwargs)
+
     @property
     def train_ds(self) -> Any:
         """The training loader's dataset."""
