@@ -26,6 +26,7 @@ __all__ = [
     "lamina_tokenizers",
     "lamina_losses",
     "lamina_classes",
+    "lamina_demos",
 ]
 
 PROJECT_NAME = "lamina"
@@ -92,4 +93,14 @@ def lamina_classes() -> Mapping[str, type]:
 
     `export`/`load_learner` rebuild models and transforms by looking classes up here and
     only here, so loading a file never imports or unpickles code it was not given.
+    """
+
+
+@hookspec
+def lamina_demos() -> Mapping[str, Callable[..., Any]]:
+    """Return this plugin's demos: name -> function `demo(out_dir: Path, quick: bool) -> dict`.
+
+    `examples/demo.py` (the main job, `nox -s demo`) runs every registered demo. A demo trains
+    on data its package ships, writes its pictures into `out_dir`, and returns its figures
+    (e.g. `{"accuracy": 0.97}`) for the summary it prints.
     """

@@ -100,6 +100,7 @@ _TARGETS: dict[str, _Target] = {
     "lamina_tokenizers": _Target(REGISTRIES["tokenizers"], "a callable tokenizer factory", callable),
     "lamina_losses": _Target(REGISTRIES["losses"], "a callable loss factory", callable),
     "lamina_classes": _Target(REGISTRIES["classes"], "a class", lambda v: isinstance(v, type)),
+    "lamina_demos": _Target(REGISTRIES["demos"], "a callable demo", callable),
 }
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "tokenizers",
     "losses",
     "classes",
+    "demos",
     "REGISTRIES",
     "register_class",
 ]
@@ -191,9 +192,10 @@ datasets: Registry[Any] = Registry("datasets", "dataset", lazy=True)
 tokenizers: Registry[Callable[..., Any]] = Registry("tokenizers", "tokenizer", lazy=True)
 losses: Registry[Callable[..., Any]] = Registry("losses", "default loss for target type", lazy=True)
 classes: ClassRegistry = ClassRegistry("classes", "class", lazy=True)
+demos: Registry[Callable[..., Any]] = Registry("demos", "demo", lazy=True)
 
 REGISTRIES: dict[str, Registry[Any]] = {
-    r.name: r for r in (blocks, architectures, learners, datasets, tokenizers, losses, classes)
+    r.name: r for r in (blocks, architectures, learners, datasets, tokenizers, losses, classes, demos)
 }
 
 
