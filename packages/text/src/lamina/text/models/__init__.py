@@ -1,0 +1,1 @@
+"""Text models: AWD-LSTM with its dropouts, language-model and classifier heads."""
