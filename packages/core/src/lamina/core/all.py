@@ -29,6 +29,7 @@ from lamina.core.data.tfmd_dl import *
 from lamina.core.data.tfmd_lists import *
 from lamina.core.data.transforms import *
 from lamina.core.dispatch import *
+from lamina.core.hooks import *
 from lamina.core.layers.activations import *
 from lamina.core.layers.attention import *
 from lamina.core.layers.basic import *
