@@ -1,19 +1,30 @@
 """What lamina-tabular registers with the kernel (entry point `tabular` in group `lamina`).
 
-Thin for now: the tabular dataset, so `URLs.ADULT_SAMPLE` resolves to its public address.
-Blocks and learners join as they are written.
+- datasets: `ADULT_SAMPLE` (fastai's archive address; the shipped 2,000-row sample works offline);
+- learners: `"tabular"` -> `tabular_learner`;
+- classes: `TabularModel`, the procs and the target procs, registered by name (`register_class`) when
+  their modules are imported, which the learners hook does.
 """
 
 from __future__ import annotations
 
-from lamina.core.plugins import DatasetSpec, hookimpl
+from collections.abc import Callable, Mapping
+from typing import Any
 
-__all__ = ["DATASETS", "lamina_datasets"]
+from lamina.core.plugins import DatasetSpec, hookimpl
+from lamina.tabular.samples import SAMPLE_DIR
+
+__all__ = ["DATASETS", "lamina_datasets", "lamina_learners"]
 
 # The fast.ai archive. Its size (bytes) is the one fastai checks its download against; no sha256
 # is published for it, so `sha256` stays None until one is computed from a verified download.
 DATASETS: tuple[DatasetSpec, ...] = (
-    DatasetSpec("ADULT_SAMPLE", "https://s3.amazonaws.com/fast-ai-sample/adult_sample.tgz", size=968_212),
+    DatasetSpec(
+        "ADULT_SAMPLE",
+        "https://s3.amazonaws.com/fast-ai-sample/adult_sample.tgz",
+        size=968_212,
+        sample=SAMPLE_DIR,
+    ),
 )
 
 
@@ -21,3 +32,11 @@ DATASETS: tuple[DatasetSpec, ...] = (
 def lamina_datasets() -> tuple[DatasetSpec, ...]:
     """The tabular datasets, for `URLs` and `untar_data`."""
     return DATASETS
+
+
+@hookimpl
+def lamina_learners() -> Mapping[str, Callable[..., Any]]:
+    """`"tabular"`: `tabular_learner` (importing it registers the tabular classes)."""
+    from lamina.tabular.learner import tabular_learner  # imported when the plugins load, not before
+
+    return {"tabular": tabular_learner}
