@@ -44,6 +44,15 @@ from lamina.core.layers.recorded import *
 from lamina.core.layers.resblock import *
 from lamina.core.layers.upsample import *
 from lamina.core.learner.annealing import *
+from lamina.core.learner.callback import *
+from lamina.core.learner.events import *
+from lamina.core.learner.learner import *
+from lamina.core.learner.lr_finder import *
+from lamina.core.learner.params import *
+from lamina.core.learner.preds import *
+from lamina.core.learner.progress import *
+from lamina.core.learner.recorder import *
+from lamina.core.learner.scheduler import *
 from lamina.core.learner.suggest import *
 from lamina.core.losses import *
 from lamina.core.metrics import *
