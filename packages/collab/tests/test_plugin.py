@@ -42,3 +42,23 @@ def test_registers_the_public_dataset_addresses(collab_plugin):
     assert registry.datasets["ML_100k"].url == "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
     assert registry.datasets["ML_100k"].size is None
     assert registry.datasets.owner("ML_100k") == "collab"
+
+
+def test_registers_the_learner_factory_and_the_demo(collab_plugin):
+    from lamina.collab.demo import demo
+    from lamina.collab.learner import collab_learner
+
+    info = {i.name: i for i in plugin_info()}["collab"]
+    assert "collab" in info.registered["learners"] and "collab" in info.registered["demos"]
+    assert registry.learners["collab"] is collab_learner
+    assert registry.demos["collab"] is demo
+    assert registry.learners.owner("collab") == registry.demos.owner("collab") == "collab"
+
+
+def test_model_classes_are_registered_once_by_their_module(collab_plugin):
+    from lamina.collab.models import EmbeddingDotBias, EmbeddingNN
+
+    registry.learners["collab"]  # loading the plugins imports the models
+    assert registry.classes.name_of(EmbeddingDotBias) == "lamina.collab.EmbeddingDotBias"
+    assert registry.classes.name_of(EmbeddingNN) == "lamina.collab.EmbeddingNN"
+    assert registry.classes.owner("lamina.collab.EmbeddingDotBias") == "lamina.collab.models"
