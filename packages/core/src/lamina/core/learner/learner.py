@@ -11,7 +11,6 @@ Phases are cancelled by the `Cancel*Exception`s of `lamina.core.learner.callback
 from __future__ import annotations
 
 import itertools
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -32,7 +31,10 @@ from lamina.core.learner.callback import (
     CancelValidException,
     TrainEvalCallback,
 )
+from lamina.core.learner.checkpoint import CheckpointMixin, resume_epoch
 from lamina.core.learner.events import EVENTS, INNER_LOOP_EVENTS, canonical_event
+from lamina.core.learner.export import ExportMixin
+from lamina.core.learner.inference import InferenceMixin
 from lamina.core.learner.lr_finder import LRFinderMixin
 from lamina.core.learner.ordering import sort_callbacks
 from lamina.core.learner.params import norm_bias_params, trainable_params
@@ -40,6 +42,7 @@ from lamina.core.learner.preds import GatherPredsCallback, in_dataset_order, los
 from lamina.core.learner.progress import ProgressCallback
 from lamina.core.learner.recorder import Recorder
 from lamina.core.learner.scheduler import FitPoliciesMixin
+from lamina.core.learner.summary import SummaryMixin
 from lamina.core.metrics import Metric, mk_metric
 from lamina.core.optim.optimizers import Adam
 from lamina.core.tensors import as_plain
@@ -116,7 +119,7 @@ def _move(b: Any, device: torch.device) -> Any:
     return b
 
 
-class Learner(FitPoliciesMixin, LRFinderMixin):
+class Learner(FitPoliciesMixin, LRFinderMixin, CheckpointMixin, ExportMixin, InferenceMixin, SummaryMixin):
     """Trains `model` on `dls` with `loss_func` and an optimizer made by `opt_func`.
 
     - `dls`: a `DataLoaders` (or any object with `.train` and `.valid` iterables of batches; a batch
@@ -135,6 +138,10 @@ class Learner(FitPoliciesMixin, LRFinderMixin):
     there at the start of a fit), else the model's; a batch is moved only when it is elsewhere.
     Batches reach the model as plain `torch.Tensor`s. Attached callbacks are listed in run order
     by `learn.cbs`, by name in `learn.callbacks`, and each is an attribute: `learn.recorder`.
+
+    Persistence and inference come from mixins: `save`/`load` (checkpoints with exact resume,
+    `lamina.core.learner.checkpoint`), `export` (`lamina.core.learner.export`, read back by
+    `load_learner`), `predict`/`show_results` (`inference`) and `summary` (`summary`).
     """
 
     def __init__(
@@ -412,11 +419,16 @@ class Learner(FitPoliciesMixin, LRFinderMixin):
         cbs: Any = None,
         reset_opt: bool = False,
         start_epoch: int = 0,
+        resume: str | Path | None = None,
     ) -> None:
         """Train for `n_epoch` epochs at learning rate `lr` (default `self.lr`; a slice spreads it
-        over the parameter groups), with `cbs` attached for this fit only."""
+        over the parameter groups), with `cbs` attached for this fit only. `resume`: a checkpoint
+        written during an earlier, interrupted fit (`save` from a callback): load it and go on from
+        where it stopped, exactly (sets `start_epoch`)."""
         if isinstance(n_epoch, bool) or not isinstance(n_epoch, int) or n_epoch < 0:
             raise ValueError(f"Learner.fit: n_epoch must be a non-negative integer, got {n_epoch!r}")
+        if resume is not None:
+            start_epoch = resume_epoch(self, self._model_file(resume))
         if not 0 <= start_epoch <= n_epoch:
             raise ValueError(
                 f"Learner.fit: start_epoch must lie in [0, n_epoch={n_epoch}], got {start_epoch!r}"
@@ -648,6 +660,7 @@ class Learner(FitPoliciesMixin, LRFinderMixin):
         with_decoded: bool = False,
         with_loss: bool = False,
         act: Callable | None = None,
+        inner: bool = False,
         reorder: bool = True,
         cbs: Any = None,
     ) -> tuple[Any, ...]:
@@ -656,7 +669,9 @@ class Learner(FitPoliciesMixin, LRFinderMixin):
         loss function's `decodes` of the predictions) when `with_decoded`, per-item `losses` when
         `with_loss`. `act` is applied to the predictions (default: the loss function's `activation`
         when it has one, else none). With `reorder`, a shuffling loader is replaced by an
-        unshuffled copy so results follow the dataset order. `targets` is None for unlabelled data."""
+        unshuffled copy so results follow the dataset order. `targets` is None for unlabelled data.
+        `inner` (fastai's flag for a call from inside a fit) need not be set: such a call is detected
+        (`in_fit`), fires no fit/epoch events and leaves the loop state as it was."""
         dl = self._loader(ds_idx, dl)
         if reorder:
             dl = in_dataset_order(dl)
@@ -679,51 +694,6 @@ class Learner(FitPoliciesMixin, LRFinderMixin):
         if with_loss:
             out.append(losses)
         return tuple(out)
-
-    # --- saving ---------------------------------------------------------------------------------
-    def _model_file(self, file: str | Path) -> Path:
-        path = self.path / self.model_dir / file
-        return path if path.suffix == ".pth" else path.with_name(path.name + ".pth")
-
-    def save(self, file: str | Path, with_opt: bool = True) -> Path:
-        """Save the model's (and the optimizer's) state to `path/model_dir/<file>.pth`; returns the path."""
-        target = self._model_file(file)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        state: dict[str, Any] = {"model": self.model.state_dict()}
-        if with_opt and self.opt is not None:
-            state["opt"] = self.opt.state_dict()
-        torch.save(state, target)
-        return target
-
-    def load(
-        self,
-        file: str | Path,
-        device: torch.device | str | None = None,
-        with_opt: bool = True,
-        strict: bool = True,
-    ) -> Learner:
-        """Load a state saved by `save` (tensors and plain data only: `torch.load(weights_only=True)`)."""
-        source = self._model_file(file)
-        if not source.exists():
-            raise FileNotFoundError(f"Learner.load: no saved state at {source}")
-        device = _model_device(self.model) if device is None else torch.device(device)
-        state = torch.load(source, map_location=device, weights_only=True)
-        if not isinstance(state, dict) or "model" not in state:
-            raise ValueError(
-                f"Learner.load: {source} is not a file written by Learner.save (no 'model' entry)"
-            )
-        self.model.load_state_dict(state["model"], strict=strict)
-        if with_opt:
-            if "opt" not in state:
-                warnings.warn(
-                    f"Learner.load: {source} holds no optimizer state; only the model was loaded",
-                    stacklevel=2,
-                )
-            else:
-                if self.opt is None:
-                    self.create_opt()
-                self.opt.load_state_dict(state["opt"])
-        return self
 
     def __repr__(self) -> str:
         cbs = ", ".join(type(cb).__name__ for cb in self._cbs)
