@@ -45,7 +45,10 @@ from lamina.core.layers.resblock import *
 from lamina.core.layers.upsample import *
 from lamina.core.learner.annealing import *
 from lamina.core.learner.callback import *
+from lamina.core.learner.checkpoint import *
+from lamina.core.learner.describe import *
 from lamina.core.learner.events import *
+from lamina.core.learner.export import *
 from lamina.core.learner.learner import *
 from lamina.core.learner.lr_finder import *
 from lamina.core.learner.params import *
