@@ -32,7 +32,6 @@ import warnings
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -48,14 +47,17 @@ from lamina.core.learner.callback import Callback
 from lamina.core.learner.learner import Learner
 from lamina.core.learner.preds import GatherPredsCallback
 from lamina.core.learner.progress import ProgressCallback
+from lamina.core.learner.ranks import (  # noqa: F401  (re-exported)
+    _initialized,
+    distrib_barrier,
+    local_rank_distrib,
+    num_distrib,
+    rank_distrib,
+)
 
 __all__ = [
-    "rank_distrib",
-    "num_distrib",
-    "local_rank_distrib",
     "setup_distrib",
     "teardown_distrib",
-    "distrib_barrier",
     "rank_share",
     "shard_loader",
     "gather_batch",
@@ -66,32 +68,6 @@ _LAUNCH_VARS = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE")
 
 
 # ---- the process group ------------------------------------------------------------------------
-def _initialized() -> bool:
-    return dist.is_available() and dist.is_initialized()
-
-
-def rank_distrib() -> int:
-    """This process's rank: the process group's, else `$RANK`; 0 when not launched distributed."""
-    return dist.get_rank() if _initialized() else int(os.environ.get("RANK", 0))
-
-
-def num_distrib() -> int:
-    """The number of processes: the process group's world size, else `$WORLD_SIZE`; 0 when not
-    launched distributed (fastai's convention: `if num_distrib() > 1` means several processes)."""
-    return dist.get_world_size() if _initialized() else int(os.environ.get("WORLD_SIZE", 0))
-
-
-def local_rank_distrib() -> int:
-    """This process's rank on its machine (`$LOCAL_RANK`, set by torchrun; 0 otherwise): its GPU index."""
-    return int(os.environ.get("LOCAL_RANK", 0))
-
-
-def distrib_barrier() -> None:
-    """Wait until every process reaches this point (does nothing without a process group)."""
-    if _initialized():
-        dist.barrier()
-
-
 def _use_cuda() -> bool:
     return torch.cuda.is_available()
 
@@ -681,38 +657,3 @@ def distrib_ctx(
         self.detach_distributed()
         if created:
             teardown_distrib()
-
-
-# ---- saving on rank 0 --------------------------------------------------------------------------
-def _install_rank_zero_saving() -> None:
-    """Make `Learner.save` write on rank 0 only and `Learner.load` wait for every rank first.
-
-    (fastai's behaviour; it belongs in `Learner.save/load` and moves there when the Learner's owner adds
-    it. Outside a distributed launch both behave exactly as before.)"""
-    if getattr(Learner.save, "_rank_zero_only", False):
-        return
-    plain_save, plain_load = Learner.save, Learner.load
-
-    @patch
-    def save(self: Learner, file: str | Path, *args: Any, **kwargs: Any) -> Path:
-        """Save the model's (and the optimizer's) state (see the Learner's own `save`); in a distributed
-        run only rank 0 writes, the other ranks return the path it writes to."""
-        if rank_distrib() != 0:
-            target = self.path / self.model_dir / file
-            return target if target.suffix == ".pth" else target.with_name(target.name + ".pth")
-        return plain_save(self, file, *args, **kwargs)
-
-    @patch
-    def load(self: Learner, file: str | Path, *args: Any, **kwargs: Any) -> Learner:
-        """Load a state saved by `save` (see the Learner's own `load`); in a distributed run every rank
-        first waits for the others (`distrib_barrier`), so rank 0 has finished writing."""
-        distrib_barrier()
-        return plain_load(self, file, *args, **kwargs)
-
-    for name, plain in (("save", plain_save), ("load", plain_load)):
-        method = getattr(Learner, name)
-        method.__wrapped__ = plain  # `inspect.signature` shows the Learner's own arguments
-        method._rank_zero_only = True
-
-
-_install_rank_zero_saving()

@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader as TorchDataLoader
 
 from lamina.core.data.load import DataLoader
 from lamina.core.learner.callback import Callback
+from lamina.core.learner.ranks import distrib_barrier, rank_distrib
 from lamina.core.learner.recorder import Recorder
 
 if TYPE_CHECKING:
@@ -450,7 +451,10 @@ class CheckpointMixin:
 
     def save(self: Learner, file: str | Path, with_opt: bool = True) -> Path:
         """Save the model's (and the optimizer's) state to `path/model_dir/<file>.pth`, with the training
-        state when called during a fit (see `lamina.core.learner.checkpoint`); returns the path."""
+        state when called during a fit (see `lamina.core.learner.checkpoint`); returns the path. In a
+        distributed run only rank 0 writes; the other ranks return the path it writes to."""
+        if rank_distrib() != 0:
+            return self._model_file(file)
         return save_checkpoint(self, self._model_file(file), with_opt=with_opt)
 
     def load(
@@ -462,5 +466,7 @@ class CheckpointMixin:
     ) -> Learner:
         """Load a state saved by `save` (read with `torch.load(weights_only=True)`). A checkpoint written
         during a fit also arms `learn.resume`, which resumes that fit exactly when the next fit passes
-        `start_epoch=learn.resume.start_epoch`."""
+        `start_epoch=learn.resume.start_epoch`. In a distributed run every rank first waits for the others,
+        so rank 0 has finished writing."""
+        distrib_barrier()
         return load_checkpoint(self, self._model_file(file), device=device, with_opt=with_opt, strict=strict)
