@@ -19,6 +19,11 @@ from lamina.core.callbacks.cast import *
 from lamina.core.callbacks.channels_last import *
 from lamina.core.callbacks.compile import *
 from lamina.core.callbacks.distributed import *
+from lamina.core.callbacks.gan.data import *
+from lamina.core.callbacks.gan.learner import *
+from lamina.core.callbacks.gan.loss import *
+from lamina.core.callbacks.gan.models import *
+from lamina.core.callbacks.gan.trainer import *
 from lamina.core.callbacks.gradients import *
 from lamina.core.callbacks.logging import *
 from lamina.core.callbacks.mixed_precision import *
@@ -26,11 +31,6 @@ from lamina.core.callbacks.mixup import *
 from lamina.core.callbacks.throughput import *
 from lamina.core.callbacks.trackers import *
 from lamina.core.callbacks.tta import *
-from lamina.core.callbacks.gan.data import *
-from lamina.core.callbacks.gan.learner import *
-from lamina.core.callbacks.gan.loss import *
-from lamina.core.callbacks.gan.models import *
-from lamina.core.callbacks.gan.trainer import *
 from lamina.core.data.archive import *
 from lamina.core.data.block import *
 from lamina.core.data.blocks import *
