@@ -302,12 +302,12 @@ def test_losses_and_weights_match_single_process_training(runs):
     assert single["losses"][-1] < single["losses"][0]  # it did learn
 
 
-def test_validation_gathered_across_ranks_equals_single_process(runs):
+def test_validation_gathered_across_ranks_equals_single_process(runs, tmp_path):
     single, r0, r1, _ = runs
     script = load_script()
     assert r0["validate"] == r1["validate"]
     # the same weights evaluated in one process give the same loss, metric and predictions
-    learn = script.make_learner(1, Path("."))
+    learn = script.make_learner(1, tmp_path)
     learn.model.load_state_dict(r0["state"])
     with learn.quiet():
         expected = learn.validate()
