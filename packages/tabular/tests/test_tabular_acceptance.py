@@ -1,10 +1,11 @@
-"""Acceptance: the paper's tabular code runs on the full UCI Adult table, and a tabular learner comes close
-to scikit-learn's HistGradientBoostingClassifier on the same split: within 1.5 accuracy points on penguins,
-within 2 points on Adult.
+"""Acceptance: the paper's tabular code runs on the full UCI Adult table, and a tabular learner comes within
+1.5 accuracy points of scikit-learn's HistGradientBoostingClassifier on the same split (Adult, three
+random splits; penguins).
 
-Adult is held to 2 points, not the 1.5 asked for: fastai's MLP (our TabularModel) trails gradient boosting
-there by 1.25 to 1.75 points depending on the split (measured on 4 splits, with several training settings;
-published MLP-vs-GBDT gaps on Adult are about 2 points). scikit-learn is used only here, as the reference.
+On Adult the learner adds target-aware bins of the continuous columns (`Discretize`, learned on the
+training rows): with the fastai procs alone the MLP trails gradient boosting by 1.2 to 2.0 points (6 splits
+x 3 training seeds), with the bins by -0.2 to 0.4. Same training recipe: bs=256, fit_one_cycle(5, 1e-2).
+scikit-learn is used only here, as the reference.
 """
 
 import numpy as np
@@ -16,6 +17,7 @@ from lamina.core.data.splitters import RandomSplitter
 from lamina.core.data.transforms import Normalize
 from lamina.core.metrics import accuracy
 from lamina.tabular.data import TabularDataLoaders
+from lamina.tabular.discretize import Discretize
 from lamina.tabular.learner import tabular_learner
 from lamina.tabular.procs import Categorify, FillMissing
 from lamina.tabular.samples import ADULT_CAT_NAMES as ADULT_CATS
@@ -24,7 +26,6 @@ from lamina.tabular.samples import PENGUIN_CAT_NAMES as PENGUIN_CATS
 from lamina.tabular.samples import PENGUIN_CONT_NAMES as PENGUIN_CONTS
 
 MAX_GAP = 0.015
-MAX_GAP_ADULT = 0.02
 
 
 @pytest.fixture
@@ -72,11 +73,13 @@ def _hgb_accuracy(df: pd.DataFrame, cats: list, conts: list, target: str, splits
         return float((model.predict(x.iloc[valid]) == df[target].iloc[valid].to_numpy()).mean())
 
 
-def _net_accuracy(df, cats, conts, target, splits, bs, epochs, lr) -> float:
+def _net_accuracy(
+    df, cats, conts, target, splits, bs, epochs, lr, procs=(Categorify, FillMissing, Normalize)
+) -> float:
     torch.manual_seed(0)
     dls = TabularDataLoaders.from_df(
         df,
-        procs=[Categorify, FillMissing, Normalize],
+        procs=list(procs),
         cat_names=cats,
         cont_names=conts,
         y_names=target,
@@ -90,11 +93,15 @@ def _net_accuracy(df, cats, conts, target, splits, bs, epochs, lr) -> float:
     return float(learn.recorder.values[-1][-1])
 
 
-def test_within_two_points_of_gradient_boosting_on_adult(full_adult):
-    splits = RandomSplitter(valid_pct=0.2, seed=42)(range(len(full_adult)))
+@pytest.mark.parametrize("split_seed", [42, 0, 1])
+def test_within_one_and_a_half_points_of_gradient_boosting_on_adult(full_adult, split_seed):
+    splits = RandomSplitter(valid_pct=0.2, seed=split_seed)(range(len(full_adult)))
     reference = _hgb_accuracy(full_adult, ADULT_CATS, ADULT_CONTS, "salary", splits)
-    ours = _net_accuracy(full_adult, ADULT_CATS, ADULT_CONTS, "salary", splits, bs=256, epochs=5, lr=1e-2)
-    assert ours >= reference - MAX_GAP_ADULT, f"net {ours:.4f} vs gradient boosting {reference:.4f}"
+    procs = [Categorify, FillMissing, Discretize(n_bins=32), Normalize]
+    ours = _net_accuracy(
+        full_adult, ADULT_CATS, ADULT_CONTS, "salary", splits, bs=256, epochs=5, lr=1e-2, procs=procs
+    )
+    assert ours >= reference - MAX_GAP, f"net {ours:.4f} vs gradient boosting {reference:.4f}"
 
 
 def test_within_one_and_a_half_points_of_gradient_boosting_on_penguins(shared_data):

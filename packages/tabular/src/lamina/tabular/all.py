@@ -11,9 +11,11 @@ import pandas as pd
 from lamina.core.all import *
 from lamina.core.data.blocks import CategoryBlock, MultiCategoryBlock, RegressionBlock
 from lamina.core.data.transforms import Normalize
+from lamina.tabular.binning import *
 from lamina.tabular.checks import *
 from lamina.tabular.core import *
 from lamina.tabular.data import *
+from lamina.tabular.discretize import *
 from lamina.tabular.helpers import *
 from lamina.tabular.learner import *
 from lamina.tabular.loader import *

@@ -36,7 +36,8 @@ def lamina_datasets() -> tuple[DatasetSpec, ...]:
 
 @hookimpl
 def lamina_learners() -> Mapping[str, Callable[..., Any]]:
-    """`"tabular"`: `tabular_learner` (importing it registers the tabular classes)."""
+    """`"tabular"`: `tabular_learner` (importing it, and `Discretize`, registers the tabular classes)."""
+    import lamina.tabular.discretize  # noqa: F401  (registers Discretize by name)
     from lamina.tabular.learner import tabular_learner  # imported when the plugins load, not before
 
     return {"tabular": tabular_learner}

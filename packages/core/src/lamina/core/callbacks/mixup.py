@@ -167,6 +167,13 @@ class MixUp(MixHandler):
     def __init__(self, alpha: float = 0.4) -> None:
         super().__init__(alpha)
 
+    def before_fit(self) -> None:
+        # Build the sampler on the model's device before the first batch: creating its parameters
+        # there is a host-to-device copy, which must not happen inside a training batch.
+        param = next(self.learn.model.parameters(), None)
+        if param is not None:
+            self.distrib = self._beta(param.device)
+
     def before_batch(self) -> None:
         x = self._first_input()
         bs = x.shape[0]
