@@ -2,6 +2,7 @@
 
 - datasets: `ADULT_SAMPLE` (fastai's archive address; the shipped 2,000-row sample works offline);
 - learners: `"tabular"` -> `tabular_learner`;
+- demos: `"tabular"` -> `lamina.tabular.demo.demo` (trains on the shipped samples);
 - classes: `TabularModel`, the procs and the target procs, registered by name (`register_class`) when
   their modules are imported, which the learners hook does.
 """
@@ -14,7 +15,7 @@ from typing import Any
 from lamina.core.plugins import DatasetSpec, hookimpl
 from lamina.tabular.samples import SAMPLE_DIR
 
-__all__ = ["DATASETS", "lamina_datasets", "lamina_learners"]
+__all__ = ["DATASETS", "lamina_datasets", "lamina_learners", "lamina_demos"]
 
 # The fast.ai archive. Its size (bytes) is the one fastai checks its download against; no sha256
 # is published for it, so `sha256` stays None until one is computed from a verified download.
@@ -41,3 +42,11 @@ def lamina_learners() -> Mapping[str, Callable[..., Any]]:
     from lamina.tabular.learner import tabular_learner  # imported when the plugins load, not before
 
     return {"tabular": tabular_learner}
+
+
+@hookimpl
+def lamina_demos() -> Mapping[str, Callable[..., Any]]:
+    """`"tabular"`: trains on the shipped Adult sample and the penguins (see `lamina.tabular.demo`)."""
+    from lamina.tabular.demo import demo
+
+    return {"tabular": demo}
