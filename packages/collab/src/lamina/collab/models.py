@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from lamina.core.data.transforms import CategoryMap
 from lamina.core.layers.basic import Embedding, sigmoid_range
 from lamina.core.layers.recorded import RecordedInit
 from lamina.core.plugins.registry import register_class
@@ -57,9 +58,18 @@ class EmbeddingDotBias(RecordedInit, nn.Module):
 
     `forward(x)` takes `x` of shape `(batch, 2)` (user index, item index) and returns `(batch,)` ratings.
     Parts: `u_weight`, `i_weight` (`Embedding(n, n_factors)`), `u_bias`, `i_bias` (`Embedding(n, 1)`).
+    `vocabs` (`((user column, user ids), (item column, item ids))`, as `from_classes` gives them) lets
+    `weight`/`bias` take ids; they are constructor arguments so that an exported model keeps them.
     """
 
-    def __init__(self, n_factors: int, n_users: int, n_items: int, y_range: Sequence[float] | None = None):
+    def __init__(
+        self,
+        n_factors: int,
+        n_users: int,
+        n_items: int,
+        y_range: Sequence[float] | None = None,
+        vocabs: Sequence[tuple[Hashable, Sequence]] | None = None,
+    ):
         super().__init__()
         owner = "EmbeddingDotBias"
         n_factors, n_users, n_items = (
@@ -69,9 +79,27 @@ class EmbeddingDotBias(RecordedInit, nn.Module):
         self.y_range = _as_range(y_range, owner)
         self.u_weight, self.i_weight = Embedding(n_users, n_factors), Embedding(n_items, n_factors)
         self.u_bias, self.i_bias = Embedding(n_users, 1), Embedding(n_items, 1)
-        self.classes: dict[Hashable, Any] | None = None  # set by `from_classes`
+        self.classes: dict[Hashable, Any] | None = None  # set from `vocabs` (`from_classes` gives them)
         self.user_name: Hashable | None = None
         self.item_name: Hashable | None = None
+        if vocabs is not None:
+            self._set_vocabs(vocabs, (n_users, n_items))
+
+    def _set_vocabs(self, vocabs: Sequence[tuple[Hashable, Sequence]], sizes: tuple[int, int]) -> None:
+        pairs = list(vocabs.items()) if isinstance(vocabs, Mapping) else [tuple(p) for p in vocabs]
+        if len(pairs) != 2 or any(len(p) != 2 for p in pairs):
+            raise ValueError(
+                "EmbeddingDotBias: vocabs must be ((user column, user vocabulary), (item column, item "
+                f"vocabulary)), got {len(pairs)} entries"
+            )
+        for (name, vocab), n, role in zip(pairs, sizes, ("user", "item")):
+            if len(vocab) != n:
+                raise ValueError(
+                    f"EmbeddingDotBias: the {role} vocabulary {name!r} has {len(vocab)} values for "
+                    f"n_{role}s={n}"
+                )
+        self.classes = {name: CategoryMap(list(vocab), sort=False) for name, vocab in pairs}
+        (self.user_name, _), (self.item_name, _) = pairs
 
     @classmethod
     def from_classes(
@@ -103,10 +131,8 @@ class EmbeddingDotBias(RecordedInit, nn.Module):
                 raise KeyError(
                     f"EmbeddingDotBias.from_classes: {role}={name!r} is not in classes (it has {keys})"
                 )
-        model = cls(n_factors, len(classes[user]), len(classes[item]), y_range=y_range)
-        model.classes = {user: classes[user], item: classes[item]}
-        model.user_name, model.item_name = user, item
-        return model
+        vocabs = ((user, list(classes[user])), (item, list(classes[item])))  # plain data: exportable
+        return cls(n_factors, len(classes[user]), len(classes[item]), y_range=y_range, vocabs=vocabs)
 
     def forward(self, x: Tensor, x_cont: Tensor | None = None) -> Tensor:
         _check_x(x, "EmbeddingDotBias")

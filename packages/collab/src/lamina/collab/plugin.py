@@ -35,6 +35,7 @@ def lamina_datasets() -> tuple[DatasetSpec, ...]:
 @hookimpl
 def lamina_learners() -> Mapping[str, Callable[..., Any]]:
     """`"collab"`: `collab_learner` (importing it registers the collab model classes)."""
+    import lamina.collab.export  # noqa: F401  (names the collab loaders and learner for export)
     from lamina.collab.learner import collab_learner  # imported when the plugins load, not before
 
     return {"collab": collab_learner}

@@ -16,6 +16,7 @@ from lamina.tabular.checks import *
 from lamina.tabular.core import *
 from lamina.tabular.data import *
 from lamina.tabular.discretize import *
+from lamina.tabular.export import *
 from lamina.tabular.helpers import *
 from lamina.tabular.learner import *
 from lamina.tabular.loader import *

@@ -39,6 +39,7 @@ def lamina_datasets() -> tuple[DatasetSpec, ...]:
 def lamina_learners() -> Mapping[str, Callable[..., Any]]:
     """`"tabular"`: `tabular_learner` (importing it, and `Discretize`, registers the tabular classes)."""
     import lamina.tabular.discretize  # noqa: F401  (registers Discretize by name)
+    import lamina.tabular.export  # noqa: F401  (registers the procs' export specs and the inference data)
     from lamina.tabular.learner import tabular_learner  # imported when the plugins load, not before
 
     return {"tabular": tabular_learner}

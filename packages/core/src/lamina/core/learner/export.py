@@ -246,6 +246,9 @@ def _learner_settings(learn: Learner, parts: _Parts) -> dict[str, Any]:
         "moms": to_data(learn.moms, "learn.moms"),
         "model_dir": str(learn.model_dir),
     }
+    if type(learn) is not _learner_class():
+        # a registered Learner subclass (a domain learner with its own `predict`) is rebuilt as such
+        settings["learner_class"] = class_name(type(learn), "the learner class")
     for name, default in (("opt_func", Adam), ("splitter", trainable_params)):
         value = getattr(learn, name)
         if value is not default:
@@ -253,6 +256,12 @@ def _learner_settings(learn: Learner, parts: _Parts) -> dict[str, Any]:
             if desc is not None:
                 settings[name] = desc
     return settings
+
+
+def _learner_class() -> type:
+    from lamina.core.learner.learner import Learner
+
+    return Learner
 
 
 def export_learner(
@@ -457,13 +466,21 @@ def load_learner(fname: str | Path, cpu: bool = True, trusted: bool = False) -> 
             if payload["data"] is None
             else _build_data(payload["data"], path.parent)
         )
-        settings = {k: _rebuild(v, f"learn.{k}") for k, v in payload["learner"].items()}
+        learner_settings = dict(payload["learner"])
+        learner_cls = (
+            resolve_class(learner_settings.pop("learner_class"), "the learner class")
+            if "learner_class" in learner_settings
+            else Learner
+        )
+        if not (isinstance(learner_cls, type) and issubclass(learner_cls, Learner)):
+            raise RebuildError(f"the learner class {learner_cls!r} is not a Learner")
+        settings = {k: _rebuild(v, f"learn.{k}") for k, v in learner_settings.items()}
     except RebuildError as e:
         raise ExportFormatError(f"load_learner: {path}: {e}") from e
     device = torch.device("cpu") if cpu else default_device()
     model.to(device)
     dls.to(device)
-    return Learner(dls, model, loss_func=loss_func, path=path.parent, **settings)
+    return learner_cls(dls, model, loss_func=loss_func, path=path.parent, **settings)
 
 
 class ExportMixin:
