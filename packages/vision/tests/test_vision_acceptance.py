@@ -118,15 +118,15 @@ def test_paper_code_with_from_folder(one_thread):
 
 
 def test_paper_mnist_datablock_trains(one_thread):
-    # the paper passes batch_tfms to `databunch`; the kernel's DataBlock takes them in its constructor
+    # the paper's lines: the DataBlock, then `databunch(path, batch_tfms=...)`
     mnist = DataBlock(
         blocks=(ImageBlock(cls=PILImageBW), CategoryBlock),
         get_items=get_image_files,
         splitter=GrandparentSplitter(),
         get_y=parent_label,
-        batch_tfms=aug_transforms(mult=2, do_flip=False),
     )
-    dls = mnist.databunch(mnist_tiny_path(), bs=32, seed=0)
+    dls = mnist.databunch(mnist_tiny_path(), batch_tfms=aug_transforms(mult=2, do_flip=False), bs=32, seed=0)
+    assert any(type(t).__name__ == "AffineCoordTfm" for t in dls.train.after_batch.fs)
     arch = functools.partial(xresnet18, widen=0.5, stem_szs=(16, 32))
     learn = vision_learner(dls, arch, pretrained=False, metrics=accuracy)
     assert learn.model[0][0][0].in_channels == 1  # grey images: a one-channel stem

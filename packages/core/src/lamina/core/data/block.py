@@ -274,25 +274,44 @@ class DataBlock:
         return dsets
 
     def dataloaders(
-        self, source: Any, path: str | Path = ".", verbose: bool = False, **kwargs: Any
+        self,
+        source: Any,
+        path: str | Path = ".",
+        verbose: bool = False,
+        item_tfms: Any = None,
+        batch_tfms: Any = None,
+        **kwargs: Any,
     ) -> DataLoaders:
         """The `DataLoaders` of `source`: `datasets(source)` batched with the merged item and batch
-        transforms; `kwargs` (bs, num_workers, device, ...) go to `Datasets.dataloaders` after the blocks'
-        `dls_kwargs`. Sets `dls.loss_func` to the target block's default loss."""
+        transforms (`item_tfms`/`batch_tfms` given here are merged after the block's own, as in the paper's
+        `mnist.databunch(path, batch_tfms=...)`); `kwargs` (bs, num_workers, device, ...) go to
+        `Datasets.dataloaders` after the blocks' `dls_kwargs`. Sets `dls.loss_func` to the target block's
+        default loss."""
         return self.dataloaders_of(
-            self.datasets(source, verbose=verbose), path=path, verbose=verbose, **kwargs
+            self.datasets(source, verbose=verbose),
+            path=path,
+            verbose=verbose,
+            item_tfms=item_tfms,
+            batch_tfms=batch_tfms,
+            **kwargs,
         )
 
     def dataloaders_of(
-        self, dsets: Any, path: str | Path = ".", verbose: bool = False, **kwargs: Any
+        self,
+        dsets: Any,
+        path: str | Path = ".",
+        verbose: bool = False,
+        item_tfms: Any = None,
+        batch_tfms: Any = None,
+        **kwargs: Any,
     ) -> DataLoaders:
-        """The `DataLoaders` of Datasets `dsets` (built by `datasets`) with this block's transforms,
-        loader kwargs and default loss."""
+        """The `DataLoaders` of Datasets `dsets` (built by `datasets`) with this block's transforms (plus
+        `item_tfms`/`batch_tfms`), loader kwargs and default loss."""
         kwargs = {**self.dls_kwargs, **kwargs}
         dls = dsets.dataloaders(
             path=path,
-            after_item=_fresh(self.item_tfms),
-            after_batch=_fresh(self.batch_tfms),
+            after_item=_fresh(merge_tfms(self.item_tfms, item_tfms)),
+            after_batch=_fresh(merge_tfms(self.batch_tfms, batch_tfms)),
             verbose=verbose,
             **kwargs,
         )
