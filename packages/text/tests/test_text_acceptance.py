@@ -5,14 +5,17 @@ Language model: `tokenize_df`, `make_vocab`, `TextDataLoaders.from_df(..., is_lm
 `language_model_learner(dls_lm, AWD_LSTM, metrics=Perplexity())`,
 `fit_one_cycle(1, 2e-2, moms=(0.8,0.7,0.8))`, `save_encoder`. Classifier: the language model's vocabulary,
 `load_encoder`, then gradual unfreezing with discriminative learning rates (`freeze_to(-2)`, `freeze_to(-3)`,
-`slice(lr/2.6**4, lr)`) and a last phase of 5 epochs with every layer training (the encoder of a language
-model trained for one epoch on 1,600 snippets carries little, so the classifier needs those epochs to learn).
+`slice(lr/2.6**4, lr)`) and a last phase of 5 epochs with every layer training. A language model trained for
+one epoch on 1,600 snippets gives the classifier little (its pooled features hardly vary between texts), so
+the classifier needs those epochs, and it runs without AR/TAR (`alpha=0, beta=0`): with them, about one run in
+three stayed at chance level within this budget.
 
 The bar: the validation accuracy beats the majority-class rate (52.6%: 213 negative of 405) by at least 5
-points (57.6%). Runs of this recipe reached 66.7% and 67.2% (two seeds); the margin keeps the test stable.
+points (57.6%). Seven runs of this recipe (seeds 1-7) reached 62.2% to 67.2%.
 """
 
 import math
+import random
 
 import torch
 
@@ -39,6 +42,7 @@ MARGIN = 0.05
 
 
 def test_ulmfit_on_the_review_snippets(texts_df, tmp_path):
+    random.seed(0)  # the loaders' shuffling
     torch.manual_seed(0)
     df = texts_df
     df_tok, count = tokenize_df(df, "text")
@@ -68,7 +72,7 @@ def test_ulmfit_on_the_review_snippets(texts_df, tmp_path):
         bs=32,
     )
     learn = text_classifier_learner(
-        dls_clas, AWD_LSTM, config=CLAS_CONFIG, pretrained=False, metrics=accuracy
+        dls_clas, AWD_LSTM, config=CLAS_CONFIG, pretrained=False, metrics=accuracy, alpha=0.0, beta=0.0
     )
     learn.load_encoder("finetuned")
     with learn.no_bar():

@@ -259,3 +259,25 @@ def test_factories_check_their_data(df):
         text_classifier_learner(object(), AWD_LSTM, pretrained=False)
     model = text_classifier_learner(dls, "AWD_LSTM", config=CLAS_CONFIG, pretrained=False, n_out=5).model
     assert model[1].layers[-1][-1].out_features == 5  # arch by registered name; n_out given
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_text_learners_on_cuda(df, tmp_path):
+    dls = TextDataLoaders.from_df(
+        df, text_col="text", is_lm=True, valid_col="is_valid", bs=8, seq_len=16, device="cuda", **BASE
+    )
+    learn = language_model_learner(dls, AWD_LSTM, config=LM_CONFIG, pretrained=False, path=tmp_path)
+    with learn.quiet():
+        learn.fit_one_cycle(1, 1e-2)
+    assert next(learn.model.parameters()).is_cuda
+    assert len(learn.predict("one two", n_words=3, seed=0).split()) == 5
+    learn.save_encoder("enc")
+    clas_data = clas_dls(df, dls.vocab)
+    clas_data.to("cuda")
+    clas = text_classifier_learner(clas_data, AWD_LSTM, config=CLAS_CONFIG, pretrained=False, path=tmp_path)
+    clas.load_encoder("enc")
+    with clas.quiet():
+        clas.fit_one_cycle(1, 1e-2)
+    preds, targs = clas.get_preds()
+    assert preds.shape == (len(clas_data.valid_ds), 2) and not preds.is_cuda
+    assert clas.predict("red green blue")[0] in {"a", "b"}
