@@ -201,10 +201,10 @@ class _SetScore(_ConfusionMetric):
     """Precision-like score for single-label classification, averaged over labels like scikit-learn."""
 
     _sk_name = ""
+    _ratio: Ratio  # set by each score class
 
     def __init__(
         self,
-        ratio: Ratio,
         axis: int = -1,
         labels: Sequence[int] | None = None,
         pos_label: int = 1,
@@ -216,7 +216,7 @@ class _SetScore(_ConfusionMetric):
                 f"{self.name}: average must be 'binary', 'micro', 'macro', 'weighted' or None for "
                 f"single-label targets, got {average!r} ('samples' is for the multi-label variants)"
             )
-        self.ratio, self.average, self.pos_label = ratio, average, int(pos_label)
+        self.ratio, self.average, self.pos_label = self._ratio, average, int(pos_label)
         self.labels = _check_labels(labels, self.name)
         self.zero_division = _check_zero_division(zero_division, self.name)
         super().__init__(axis)
@@ -268,72 +268,36 @@ class FBeta(_SetScore):
         average: str | None = "binary",
         zero_division: float | str = 0.0,
     ) -> None:
-        self.beta = beta
-        super().__init__(_fbeta(beta), axis, labels, pos_label, average, zero_division)
+        self.beta, self._ratio = beta, _fbeta(beta)
+        super().__init__(axis, labels, pos_label, average, zero_division)
 
 
 class F1Score(_SetScore):
     """F1 score, the harmonic mean of precision and recall (scikit-learn's `f1_score`)."""
 
     _sk_name = "f1_score"
-
-    def __init__(
-        self,
-        axis: int = -1,
-        labels: Sequence[int] | None = None,
-        pos_label: int = 1,
-        average: str | None = "binary",
-        zero_division: float | str = 0.0,
-    ) -> None:
-        super().__init__(_fbeta(1.0), axis, labels, pos_label, average, zero_division)
+    _ratio = staticmethod(_fbeta(1.0))
 
 
 class Precision(_SetScore):
     """Precision `tp / (tp + fp)` (scikit-learn's `precision_score`)."""
 
     _sk_name = "precision_score"
-
-    def __init__(
-        self,
-        axis: int = -1,
-        labels: Sequence[int] | None = None,
-        pos_label: int = 1,
-        average: str | None = "binary",
-        zero_division: float | str = 0.0,
-    ) -> None:
-        super().__init__(_precision, axis, labels, pos_label, average, zero_division)
+    _ratio = staticmethod(_precision)
 
 
 class Recall(_SetScore):
     """Recall `tp / (tp + fn)` (scikit-learn's `recall_score`)."""
 
     _sk_name = "recall_score"
-
-    def __init__(
-        self,
-        axis: int = -1,
-        labels: Sequence[int] | None = None,
-        pos_label: int = 1,
-        average: str | None = "binary",
-        zero_division: float | str = 0.0,
-    ) -> None:
-        super().__init__(_recall, axis, labels, pos_label, average, zero_division)
+    _ratio = staticmethod(_recall)
 
 
 class Jaccard(_SetScore):
     """Jaccard index `tp / (tp + fp + fn)` (scikit-learn's `jaccard_score`)."""
 
     _sk_name = "jaccard_score"
-
-    def __init__(
-        self,
-        axis: int = -1,
-        labels: Sequence[int] | None = None,
-        pos_label: int = 1,
-        average: str | None = "binary",
-        zero_division: float | str = 0.0,
-    ) -> None:
-        super().__init__(_jaccard, axis, labels, pos_label, average, zero_division)
+    _ratio = staticmethod(_jaccard)
 
 
 class MatthewsCorrCoef(_ConfusionMetric):
@@ -417,10 +381,10 @@ class _MultiLabelScore(Metric):
     """Precision-like score for multi-label targets: counts per label, and per sample for 'samples'."""
 
     _sk_name = ""
+    _ratio: Ratio  # set by each score class
 
     def __init__(
         self,
-        ratio: Ratio,
         thresh: float = 0.5,
         sigmoid: bool = True,
         labels: Sequence[int] | None = None,
@@ -432,7 +396,7 @@ class _MultiLabelScore(Metric):
                 f"{self.name}: average must be 'micro', 'macro', 'weighted', 'samples' or None for "
                 f"multi-label targets, got {average!r}"
             )
-        self.ratio, self.thresh, self.sigmoid, self.average = ratio, thresh, sigmoid, average
+        self.ratio, self.thresh, self.sigmoid, self.average = self._ratio, thresh, sigmoid, average
         self.labels = _check_labels(labels, self.name)
         self.zero_division = _check_zero_division(zero_division, self.name)
         self.reset()
@@ -497,69 +461,33 @@ class FBetaMulti(_MultiLabelScore):
         average: str | None = "micro",
         zero_division: float | str = 0.0,
     ) -> None:
-        self.beta = beta
-        super().__init__(_fbeta(beta), thresh, sigmoid, labels, average, zero_division)
+        self.beta, self._ratio = beta, _fbeta(beta)
+        super().__init__(thresh, sigmoid, labels, average, zero_division)
 
 
 class F1ScoreMulti(_MultiLabelScore):
     """F1 score of multi-label predictions thresholded at `thresh` (after a sigmoid if `sigmoid`)."""
 
     _sk_name = "f1_score"
-
-    def __init__(
-        self,
-        thresh: float = 0.5,
-        sigmoid: bool = True,
-        labels: Sequence[int] | None = None,
-        average: str | None = "micro",
-        zero_division: float | str = 0.0,
-    ) -> None:
-        super().__init__(_fbeta(1.0), thresh, sigmoid, labels, average, zero_division)
+    _ratio = staticmethod(_fbeta(1.0))
 
 
 class PrecisionMulti(_MultiLabelScore):
     """Precision of multi-label predictions thresholded at `thresh` (after a sigmoid if `sigmoid`)."""
 
     _sk_name = "precision_score"
-
-    def __init__(
-        self,
-        thresh: float = 0.5,
-        sigmoid: bool = True,
-        labels: Sequence[int] | None = None,
-        average: str | None = "micro",
-        zero_division: float | str = 0.0,
-    ) -> None:
-        super().__init__(_precision, thresh, sigmoid, labels, average, zero_division)
+    _ratio = staticmethod(_precision)
 
 
 class RecallMulti(_MultiLabelScore):
     """Recall of multi-label predictions thresholded at `thresh` (after a sigmoid if `sigmoid`)."""
 
     _sk_name = "recall_score"
-
-    def __init__(
-        self,
-        thresh: float = 0.5,
-        sigmoid: bool = True,
-        labels: Sequence[int] | None = None,
-        average: str | None = "micro",
-        zero_division: float | str = 0.0,
-    ) -> None:
-        super().__init__(_recall, thresh, sigmoid, labels, average, zero_division)
+    _ratio = staticmethod(_recall)
 
 
 class JaccardMulti(_MultiLabelScore):
     """Jaccard index of multi-label predictions thresholded at `thresh` (after a sigmoid if `sigmoid`)."""
 
     _sk_name = "jaccard_score"
-
-    def __init__(
-        self,
-        thresh: float = 0.5,
-        sigmoid: bool = True,
-        labels: Sequence[int] | None = None,
-        average: str | None = "micro",
-        zero_division: float | str = 0.0,
-    ) -> None:
-        super().__init__(_jaccard, thresh, sigmoid, labels, average, zero_division)
+    _ratio = staticmethod(_jaccard)
