@@ -27,7 +27,7 @@ from lamina.core.learner.learner import Learner
 from lamina.core.losses import CrossEntropyLossFlat
 from lamina.core.plugins import registry
 from lamina.core.tensors import as_plain
-from lamina.text.loaders import SortedDL, _pipelines
+from lamina.text.loaders import _pipelines
 from lamina.text.models.core import TEXT_MODEL_META, get_language_model, get_text_classifier
 from lamina.text.pretrained import (
     PretrainedWeights,
@@ -215,7 +215,8 @@ def _model_file(learn: Learner, file: str | os.PathLike, ext: str = ".pth") -> P
 # ---- learners ---------------------------------------------------------------------------------------------
 class TextLearner(Learner):
     """A `Learner` for text models: the RNN callbacks attached, encoder saving and loading, pretrained weights
-    adapted to the data's vocabulary, `predict` on a text, predictions in dataset order.
+    adapted to the data's vocabulary, `predict` on a text (`get_preds` is the kernel's: it gives a
+    `SortedDL`'s results back in dataset order).
 
     `alpha`/`beta`: the AR/TAR weights of `RNNRegularizer`; `moms`: the momentum schedule of `fit_one_cycle`
     (ULMFiT's `(0.8, 0.7, 0.8)`). Other keywords go to `Learner`.
@@ -294,25 +295,7 @@ class TextLearner(Learner):
         self.freeze()
         return self
 
-    # ---- predictions -----------------------------------------------------------------------------------
-    def get_preds(
-        self, ds_idx: int = 1, dl: Any = None, reorder: bool = True, **kwargs: Any
-    ) -> tuple[Any, ...]:
-        """`Learner.get_preds` (`kwargs`: `with_input`, `with_decoded`, `with_loss`, `act`, `cbs`); with
-        `reorder`, a `SortedDL` (which batches by length) gives its results back in dataset order."""
-        if dl is None:
-            dl = self.dls[ds_idx] if ds_idx != 1 else self.dls.valid
-        order = None
-        if reorder and isinstance(dl, SortedDL):
-            if dl.shuffle:
-                dl = dl.new(shuffle=False, drop_last=False)
-            order = list(dl.get_idxs())
-        res = super().get_preds(dl=dl, reorder=reorder, **kwargs)
-        if order is None:
-            return res
-        back = torch.argsort(torch.tensor(order))
-        return tuple(_take(o, back) for o in res)
-
+    # ---- predictions ----------------------------------------------------------------------------------
     def predict(self, text: str) -> tuple[Any, torch.Tensor, torch.Tensor]:
         """Classify one text: `(decoded label, label index, probabilities)`."""
         if not isinstance(text, str):
@@ -372,14 +355,6 @@ class TextLearner(Learner):
         if show:
             display_texts(table)
         return table
-
-
-def _take(o: Any, order: torch.Tensor) -> Any:
-    if isinstance(o, torch.Tensor) and o.dim() > 0 and o.size(0) == len(order):
-        return o[order]
-    if isinstance(o, (tuple, list)):
-        return type(o)(_take(p, order) for p in o)
-    return o
 
 
 class LMLearner(TextLearner):

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -181,10 +182,15 @@ class Datasets(FilteredBase):
     # ---- decoding and showing ------------------------------------------------------------------
     def decode(self, o: Sequence, full: bool = True) -> tuple:
         """Decode each element of tuple `o` with its pipeline (`full=False`: stop once it can show itself);
-        a lone value (not a tuple or list) is decoded as the first element."""
+        a lone value (not a tuple or list) is decoded as the first element.
+
+        With a single pipeline, every element is decoded with it (a language-model dataset gives
+        `(input, target)`, both texts, from one pipeline). With several, elements beyond the pipelines are
+        passed through as they are: none is dropped."""
         if not isinstance(o, (tuple, list)):
             o = (o,)
-        return tuple(tl.decode(x, full=full) for x, tl in zip(o, self.tls))
+        tls = list(self.tls) * len(o) if len(self.tls) == 1 else list(self.tls)
+        return tuple(tl.decode(x, full=full) for x, tl in zip(o, tls)) + tuple(o[len(tls) :])
 
     def show(self, o: Sequence, ctx: Any = None, **kwargs: Any) -> Any:
         """Show each element of tuple `o` on `ctx` in turn; returns the context."""
@@ -204,7 +210,11 @@ def test_set(dsets: Datasets | TfmdLists, test_items: Any, rm_tfms: Any = None, 
 
     For a `Datasets`, only the input pipelines unless `with_labels`. The leading transforms that the test
     items have already been through are skipped: `rm_tfms` (a count, or one per pipeline), by default
-    found from the type of the first test item (`TfmdLists.infer_idx`).
+    found from the type of the first test item (`TfmdLists.infer_idx`): DataFrame rows go through the whole
+    pipeline, getter (`ColReader`) included, while values a getter already gives (e.g. texts) start after it.
+    With `with_labels`, the label pipelines are tried on the first test item: when they cannot read its
+    label (a `KeyError`, e.g. `ColReader` on rows without the label column), the labels are dropped with a
+    warning and the batches hold the inputs only.
     """
     items = _as_items(test_items, None)
     if len(items) == 0:
@@ -215,6 +225,8 @@ def test_set(dsets: Datasets | TfmdLists, test_items: Any, rm_tfms: Any = None, 
         counts = _counts(rm_tfms, test_tls, items)
         for tl, k in zip(test_tls, counts):
             tl.tfms.fs = list(tl.tfms.fs)[k:]
+        if len(test_tls) > dsets.n_inp and not _labelled(test_tls[dsets.n_inp :]):
+            test_tls = test_tls[: dsets.n_inp]
         return Datasets(tls=test_tls, n_inp=min(dsets.n_inp, len(test_tls)))
     if isinstance(dsets, TfmdLists):
         test_tl = dsets.new(items, split_idx=1)
@@ -225,6 +237,22 @@ def test_set(dsets: Datasets | TfmdLists, test_items: Any, rm_tfms: Any = None, 
         "test_set needs a Datasets or a TfmdLists (the data of a DataLoaders built by lamina), "
         f"got {type(dsets).__name__}"
     )
+
+
+def _labelled(label_tls: list[TfmdLists]) -> bool:
+    """Whether the label pipelines can read the label of the first test item (warns when they cannot)."""
+    for tl in label_tls:
+        try:
+            tl[0]
+        except KeyError as e:
+            warnings.warn(
+                f"test_set(with_labels=True): the test items have no labels ({e}); the batches hold the "
+                "inputs only",
+                UserWarning,
+                stacklevel=4,
+            )
+            return False
+    return True
 
 
 def _counts(rm_tfms: Any, tls: list[TfmdLists], items: Any) -> list[int]:

@@ -97,10 +97,12 @@ class DataLoaders:
         """A loader over `test_items` with the validation transforms (`split_idx=1`) of the validation
         loader: its pipelines, `bs` and settings (`kwargs` change them, see `DataLoader.new`).
 
-        Only the input pipelines run unless `with_labels`; leading transforms the items have already been
-        through are skipped (`rm_type_tfms`: a count, or one per pipeline; default: inferred from the
-        first item's type). With a validation set that is not a `Datasets`/`TfmdLists`, the items are used
-        as they are."""
+        Only the input pipelines run unless `with_labels`; with it, the labels are kept when the items
+        have them (rows without the label column give input-only batches, with a warning). Leading
+        transforms the items have already been through are skipped (`rm_type_tfms`: a count, or one per
+        pipeline; default: inferred from the first item's type, see `test_set`): DataFrame rows go through
+        a `ColReader` getter, values it would give (e.g. texts) start after it. With a validation set that
+        is not a `Datasets`/`TfmdLists`, the items are used as they are."""
         valid = self.valid
         if not callable(getattr(valid, "new", None)):
             raise TypeError(

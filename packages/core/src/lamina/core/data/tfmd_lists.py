@@ -94,6 +94,12 @@ def _is_index(i: Any) -> bool:
     return isinstance(i, torch.Tensor) and i.dim() == 0 and not i.is_floating_point()
 
 
+def _takes_anything(t: Transform) -> bool:
+    """Whether `t` has no typed `encodes` (none, or one on `object` only): it is called on any input."""
+    types = t.input_types
+    return not types or tuple(types) == (object,)
+
+
 # ---- splits ------------------------------------------------------------------------------------------
 class _Splits(tuple):
     """Checked splits: a tuple of index sequences (a `range` or a list of non-negative ints). `implicit`:
@@ -406,7 +412,9 @@ class TfmdLists(FilteredBase):
     # ---- setup and types ----------------------------------------------------------------------
     def setup(self, train_setup: bool = True) -> None:
         """Set up the transforms in order, each on the (training, when `train_setup`) items as the transforms
-        before it produce them; then record `types`."""
+        before it produce them; then record `types`: for each transform the types it takes (`input_types`),
+        or, for one that takes anything (no typed `encodes`, or `encodes` on `object` only, e.g. `ColReader`),
+        the type of what it received; last, the type of the result."""
         try:
             self.tfms.setup(self, train_setup)
         except Exception as e:
@@ -417,18 +425,25 @@ class TfmdLists(FilteredBase):
         x = _pick(source.items, 0)
         types: list = []
         for t in self.tfms.fs:
-            types.append(t.input_types or type(x))
+            types.append(type(x) if _takes_anything(t) else t.input_types)
             x = source._step(t, x, 0, _pick(source.items, 0))
         types.append(type(x))
         self.types = types
 
     def infer_idx(self, x: Any) -> int:
-        """The position of the first transform whose expected type `x` has (to apply only the rest)."""
+        """The position of the first transform whose expected type `x` has (to apply only the rest).
+
+        A transform that takes anything expects the type it received at setup, so an item that has already
+        been through it (e.g. a text for a pipeline that starts with `ColReader` on DataFrame rows) starts
+        after it. When no recorded type matches but the first transform takes anything, all of them run."""
         if not self.types:
             raise ValueError("TfmdLists.infer_idx: no `types` recorded (setup did not run on any item)")
         for i, t in enumerate(self.types):
             if isinstance(x, t):
                 return i
+        fs = list(self.tfms.fs)
+        if fs and _takes_anything(fs[0]):
+            return 0
         expected = ", ".join(getattr(t, "__name__", str(t)) for t in self.types)
         raise TypeError(
             f"TfmdLists.infer_idx: got {type(x).__name__}, expected one of the pipeline's types: {expected}"

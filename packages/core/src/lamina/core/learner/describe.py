@@ -146,6 +146,18 @@ _STANDARD_TYPES: dict[str, type] = {
     "lamina.core.L": L,
 }
 _STANDARD_NAMES: dict[type, str] = {t: name for name, t in _STANDARD_TYPES.items()}
+_PANDAS_TYPES = ("Series", "DataFrame")  # item types of DataFrame-backed data; pandas is optional
+
+
+def _pandas_type(name: str) -> type | None:
+    """`pandas.Series`/`pandas.DataFrame` by name, imported only when a description names one."""
+    if not name.startswith("pandas.") or name.removeprefix("pandas.") not in _PANDAS_TYPES:
+        return None
+    try:
+        import pandas
+    except ImportError:
+        raise RebuildError(f"{name!r} is named by the description but pandas is not installed") from None
+    return getattr(pandas, name.removeprefix("pandas."))
 
 
 def _is_torch_nn_class(cls: Any) -> bool:
@@ -157,6 +169,8 @@ def class_name(cls: type, where: str) -> str:
     name = _STANDARD_NAMES.get(cls)
     if name is not None:
         return name
+    if cls.__module__.split(".")[0] == "pandas" and cls.__name__ in _PANDAS_TYPES:
+        return f"pandas.{cls.__name__}"
     if _is_torch_nn_class(cls):
         return f"torch.nn.{cls.__name__}"
     try:
@@ -171,6 +185,9 @@ def resolve_class(name: Any, where: str) -> type:
         raise RebuildError(f"{where}: a class is named by {name!r}, not by a string")
     if name in _STANDARD_TYPES:
         return _STANDARD_TYPES[name]
+    pandas_type = _pandas_type(name)
+    if pandas_type is not None:
+        return pandas_type
     if name.startswith("torch.nn."):
         cls = getattr(nn, name.removeprefix("torch.nn."), None)
         if _is_torch_nn_class(cls):

@@ -38,7 +38,14 @@ from lamina.core.learner.inference import InferenceMixin
 from lamina.core.learner.lr_finder import LRFinderMixin
 from lamina.core.learner.ordering import sort_callbacks
 from lamina.core.learner.params import norm_bias_params, trainable_params
-from lamina.core.learner.preds import GatherPredsCallback, in_dataset_order, loss_not_reduced
+from lamina.core.learner.preds import (
+    GatherPredsCallback,
+    in_dataset_order,
+    loader_order,
+    loss_not_reduced,
+    to_dataset_order,
+    with_fixed_order,
+)
 from lamina.core.learner.progress import ProgressCallback
 from lamina.core.learner.recorder import Recorder
 from lamina.core.learner.scheduler import FitPoliciesMixin
@@ -668,13 +675,21 @@ class Learner(FitPoliciesMixin, LRFinderMixin, CheckpointMixin, ExportMixin, Inf
         `(inputs?, preds, targets, decoded?, losses?)`: `inputs` when `with_input`, `decoded` (the
         loss function's `decodes` of the predictions) when `with_decoded`, per-item `losses` when
         `with_loss`. `act` is applied to the predictions (default: the loss function's `activation`
-        when it has one, else none). With `reorder`, a shuffling loader is replaced by an
-        unshuffled copy so results follow the dataset order. `targets` is None for unlabelled data.
+        when it has one, else none). With `reorder`, results follow the dataset order: a shuffling
+        loader is replaced by an unshuffled copy, and a loader that still reads its items in another
+        order (its `get_idxs()` gives a permutation, e.g. one that sorts items by length) reads them in
+        that recorded order, after which inputs, predictions, targets and losses are put back in dataset
+        order. Batches of different lengths are padded to the longest (see
+        `GatherPredsCallback.results`). `targets` is None for unlabelled data.
         `inner` (fastai's flag for a call from inside a fit) need not be set: such a call is detected
         (`in_fit`), fires no fit/epoch events and leaves the loop state as it was."""
         dl = self._loader(ds_idx, dl)
+        order = None
         if reorder:
             dl = in_dataset_order(dl)
+            order = loader_order(dl)
+            if order is not None:
+                dl = with_fixed_order(dl, order)
         gather = GatherPredsCallback(with_input=with_input, with_loss=with_loss)
         with ExitStack() as stack:
             if with_loss:
@@ -682,6 +697,8 @@ class Learner(FitPoliciesMixin, LRFinderMixin, CheckpointMixin, ExportMixin, Inf
             stack.enter_context(self.validation_context(cbs=[gather, *_listify(cbs)]))
             self._do_epoch_validate(dl)
         inputs, preds, targets, losses = gather.results()
+        if order is not None:
+            preds, targets, inputs, losses = to_dataset_order((preds, targets, inputs, losses), order)
         if act is None:
             act = getattr(self.loss_func, "activation", None)
         if act is not None and preds is not None:
