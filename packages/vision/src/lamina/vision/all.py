@@ -17,6 +17,7 @@ from lamina.vision.arch_meta import *
 from lamina.vision.augment import *
 from lamina.vision.core import *
 from lamina.vision.data import *
+from lamina.vision.export import *
 from lamina.vision.factories import *
 from lamina.vision.geometry import *
 from lamina.vision.image import *

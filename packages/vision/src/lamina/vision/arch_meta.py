@@ -14,6 +14,7 @@ travel in the state dict, so rebuilding a saved model needs no download.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -225,10 +226,19 @@ class VisionBody(RecordedSequential):
 
     `cut` is an index into the model's children (default: the architecture's, see `arch_meta`, else
     the last child holding a pooling layer) or a function returning the body, which then is the
-    only layer. The first convolution is adapted to `n_in` channels (`adapt_first_conv`).
+    only layer. The first convolution is adapted to `n_in` channels (`adapt_first_conv`). `arch_kwargs` go
+    to the factory (`create_body` records a `functools.partial` arch this way, by registered name).
     """
 
-    def __init__(self, arch: Any, n_in: int = 3, pretrained: bool = False, cut: Cut = None) -> None:
+    def __init__(
+        self,
+        arch: Any,
+        n_in: int = 3,
+        pretrained: bool = False,
+        cut: Cut = None,
+        arch_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        arch = functools.partial(arch, **arch_kwargs) if arch_kwargs else arch
         model = adapt_first_conv(_build(arch, pretrained), n_in, pretrained)
         cut = arch_meta(arch).cut if cut is None else cut
         if cut is None:
@@ -245,7 +255,16 @@ class VisionBody(RecordedSequential):
 
 
 def _record_not_pretrained(model: nn.Module) -> nn.Module:
-    model.__dict__["_init_args"]["pretrained"] = False  # the weights travel in the state dict
+    """Record `pretrained=False` (the weights travel in the state dict) and a `functools.partial` arch as the
+    function plus `arch_kwargs`, so that the model is described by registered names (`export`)."""
+    recorded = model.__dict__["_init_args"]
+    recorded["pretrained"] = False
+    arch = recorded.get("arch")
+    if isinstance(arch, functools.partial) and not arch.args and "arch_kwargs" in recorded:
+        recorded["arch"], recorded["arch_kwargs"] = (
+            arch.func,
+            {**arch.keywords, **(recorded["arch_kwargs"] or {})},
+        )
     return model
 
 
@@ -259,7 +278,7 @@ class VisionModel(RecordedSequential):
     """`create_body(arch)` followed by a head: `custom_head`, or `create_head` on the body's features.
 
     `model[0]` is the body and `model[1]` the head. The head is initialised with `init` (None:
-    left as built). The head arguments are `create_head`'s.
+    left as built). The head arguments are `create_head`'s; `arch_kwargs` go to the arch factory.
     """
 
     def __init__(
@@ -279,8 +298,9 @@ class VisionModel(RecordedSequential):
         bn_final: bool = False,
         lin_first: bool = False,
         y_range: tuple[float, float] | None = None,
+        arch_kwargs: dict[str, Any] | None = None,
     ) -> None:
-        body = VisionBody(arch, n_in=n_in, pretrained=pretrained, cut=cut)
+        body = VisionBody(arch, n_in=n_in, pretrained=pretrained, cut=cut, arch_kwargs=arch_kwargs)
         if custom_head is None:
             head = create_head(
                 num_features_model(body),

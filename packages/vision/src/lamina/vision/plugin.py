@@ -9,8 +9,9 @@
 
 Importing this module imports `transforms` and `show`, so the vision cases of `ToTensor`, `show_batch`
 and `show_results` are registered whenever the plugin is loaded. The vision classes (models, layers,
-transforms) register themselves by name with `register_class` when their modules are imported, so the
-`classes` hook is not used: registering them again would name them twice.
+transforms) register themselves by name with `register_class` when their modules are imported (the models
+in their modules, the image types and transforms in `lamina.vision.export`, which the learners hook imports),
+so the `classes` hook is not used: registering them again would name them twice.
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ def lamina_architectures() -> Mapping[str, ArchitectureSpec]:
 
 @hookimpl
 def lamina_learners() -> Mapping[str, Callable[..., Any]]:
-    """`"vision"`: `vision_learner`; `"unet"`: `unet_learner`."""
+    """`"vision"`: `vision_learner`; `"unet"`: `unet_learner` (importing `lamina.vision.export` names the
+    vision classes for `export`/`load_learner`)."""
+    import lamina.vision.export  # noqa: F401  (registers the vision classes, transforms' specs, splitters)
     from lamina.vision.learner import unet_learner, vision_learner
 
     return {"vision": vision_learner, "unet": unet_learner}

@@ -40,7 +40,26 @@ __all__ = ["AffineCoordTfm", "projective"]
 
 PAD_MODES = ("zeros", "border", "reflection")
 MODES = ("bilinear", "nearest", "bicubic")
-_OWN = object()  # a step's split: that of the transform that holds it
+
+
+class _OwnSplit:
+    """The split of a step that follows its holder's `split_idx`: one object, kept by copies and pickles
+    (a plain `object()` sentinel would be duplicated by the `deepcopy` of a pipeline)."""
+
+    def __repr__(self) -> str:
+        return "<holder's split>"
+
+    def __copy__(self) -> _OwnSplit:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> _OwnSplit:
+        return self
+
+    def __reduce__(self) -> str:
+        return "_OWN"
+
+
+_OWN = _OwnSplit()  # a step's split: that of the transform that holds it
 
 
 def projective(f: Callable) -> Callable:
@@ -115,10 +134,11 @@ class AffineCoordTfm(RandTransform):
     """Affine/projective matrices and coordinate functions composed into one resampling of the batch.
 
     `aff_fs`: matrix functions `f(x) -> (bs, 3, 3)` (see the module docstring), multiplied in the order
-    given (the first one's change is applied to the image first); `coord_fs`: coordinate functions applied
-    to the sampling grid after the matrices. `size`: output `(height, width)` (or an int; None keeps each
-    tensor's size). `mode`: images' interpolation; `mode_mask`: masks'; `pad_mode`: 'reflection', 'zeros'
-    or 'border'. Other keywords go to `RandTransform` (`p`, `generator`, `split_idx`...).
+    given (the first one's change is applied to the image first), an `AffineCoordTfm` among them adding
+    all its steps with their splits (how an exported merged transform is rebuilt); `coord_fs`: coordinate
+    functions applied to the sampling grid after the matrices. `size`: output `(height, width)` (or an int;
+    None keeps each tensor's size). `mode`: images' interpolation; `mode_mask`: masks'; `pad_mode`:
+    'reflection', 'zeros' or 'border'. Other keywords go to `RandTransform` (`p`, `generator`, `split_idx`).
 
     `compose(other)` (used by `setup_aug_tfms`) gives one transform doing both in one resampling; each
     step keeps the split it runs on, so a validation-only resize can share the sampling of training
@@ -147,7 +167,10 @@ class AffineCoordTfm(RandTransform):
         self.align_corners = bool(align_corners)
         self._steps: list[_Step] = []
         for f in listify(aff_fs):
-            self._add_step(f, _OWN, is_matrix=True)
+            if isinstance(f, AffineCoordTfm):  # an augmentation given whole: its steps, with their splits
+                self._steps.extend(f._tagged_steps())
+            else:
+                self._add_step(f, _OWN, is_matrix=True)
         for f in listify(coord_fs):
             self._add_step(f, _OWN, is_matrix=False)
         self._reset_call()
