@@ -3,7 +3,7 @@ on Wikipedia articles, fine-tune it on movie-review snippets, then train sentime
 with gradual unfreezing, and compare each with the same classifier trained from a random encoder.
 
     python examples/ulmfit.py [--data ../shared/data/text_sample] [--out /tmp/lamina_ulmfit]
-                              [--seeds 3] [--few 300] [--quick] [--retrain]
+                              [--seeds 3] [--few 300] [--quick] [--retrain] [--wiki-epochs 6]
 
 Data: `text_sample/wiki/` (88 training, 16 validation articles, CC BY-SA 3.0) and `text_sample/texts.csv`
 (2,000 labelled snippets, 405 for validation). The language models read the training snippets' text only
@@ -135,10 +135,12 @@ def main() -> None:
     parser.add_argument("--few", type=int, default=300, help="the small label budget")
     parser.add_argument("--quick", action="store_true", help="one epoch per stage, one seed")
     parser.add_argument("--retrain", action="store_true", help="pre-train on Wikipedia even if saved")
+    parser.add_argument("--wiki-epochs", type=int, default=6, help="epochs of Wikipedia pre-training")
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    wiki_epochs, ft_epochs, lm_epochs, clas_epochs = (1, 1, 2, 1) if args.quick else (6, 10, 20, 4)
+    ft_epochs, lm_epochs, clas_epochs = (1, 2, 1) if args.quick else (10, 20, 4)
+    wiki_epochs = 1 if args.quick else args.wiki_epochs
     seeds = 1 if args.quick else args.seeds
     torch.manual_seed(0)
     start_cpu, start_wall = time.process_time(), time.perf_counter()
