@@ -480,14 +480,18 @@ class DisplayedTransform(Transform):
     instance has as an attribute is shown with its current value.
     """
 
+    _not_shown: tuple[str, ...] = ("self", "enc", "dec", "split_idx", "order")
+    """`__init__` parameters left out of `name` (a subclass may extend it)."""
+
     @property
     def name(self) -> str:
-        own = ("self", "enc", "dec", "split_idx", "order")
         params = inspect.signature(type(self).__init__).parameters.values()
         shown = {
             p.name: getattr(self, p.name)
             for p in params
-            if p.name not in own and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and hasattr(self, p.name)
+            if p.name not in self._not_shown
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            and hasattr(self, p.name)
         }
         return f"{self._plain_name()} -- {shown}"
 

@@ -12,7 +12,6 @@ then moved to the batch's device).
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -81,22 +80,7 @@ class RandTransform(DisplayedTransform):
         self.generator = generator
         self.do = True
 
-    @property
-    def name(self) -> str:
-        """The class name and the settings named by `__init__` parameters (not `before_call`, `generator`)."""
-        params = inspect.signature(type(self).__init__).parameters.values()
-        shown = {
-            p.name: getattr(self, p.name)
-            for p in params
-            if p.name not in _NOT_SHOWN
-            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-            and hasattr(self, p.name)
-        }
-        return f"{self._plain_name()} -- {shown}"
-
-    @name.setter
-    def name(self, value: str) -> None:
-        self._name = value
+    _not_shown = _NOT_SHOWN  # `name` shows the settings, not the hook or the random generator
 
     def before_call(self, b: Any, split_idx: int | None) -> None:
         """Draw this call's parameters; sets `self.do` (whether the call changes the batch)."""
